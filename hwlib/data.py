@@ -1,0 +1,237 @@
+"""MNIST files and tensors, and the simulated functions of Parts 1 and 2.
+
+`fetch_mnist` puts the four original MNIST .gz files in data/MNIST/raw/,
+checks their MD5 sums and extracts them; `load_mnist` reads them through
+torchvision.datasets.MNIST and returns normalized tensors on a device, so the
+training loop never runs a per-sample transform.
+"""
+
+import functools
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision.datasets import MNIST
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_ROOT = REPO_ROOT / "data"
+
+# mean and std of the MNIST training pixels scaled to [0, 1]
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+N_TRAIN = 60_000
+N_TEST = 10_000
+
+# file name -> MD5 of the .gz file, as in torchvision.datasets.MNIST.resources
+MNIST_MD5 = {filename: md5 for filename, md5 in MNIST.resources}
+
+SOURCE_ENV = "MNIST_SOURCE"
+FIX_HINT = (
+    "To fix it, set MNIST_SOURCE to a folder that holds the four original files and run "
+    "`make data`, or delete the file and run `make data` with internet access so that "
+    "torchvision downloads it."
+)
+
+
+class DataError(RuntimeError):
+    """An MNIST file is missing or does not match its MD5 sum."""
+
+
+def md5sum(path: Path) -> str:
+    """Return the hex MD5 digest of a file."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def raw_dir(root: Path | None = None) -> Path:
+    """Return the folder that holds the raw MNIST files under `root`."""
+    return Path(root or DEFAULT_DATA_ROOT) / "MNIST" / "raw"
+
+
+def verify_mnist(root: Path | None = None) -> dict[str, str]:
+    """Check the four .gz files under `root` and return their MD5 sums.
+
+    Raises DataError naming the first missing or corrupt file, its expected and
+    actual MD5, and how to fix it.
+    """
+    folder = raw_dir(root)
+    sums = {}
+    for filename, expected in MNIST_MD5.items():
+        path = folder / filename
+        if not path.is_file():
+            raise DataError(f"MNIST file not found: {path}. {FIX_HINT}")
+        actual = md5sum(path)
+        if actual != expected:
+            raise DataError(
+                f"MNIST file {path} is corrupt: expected MD5 {expected}, got {actual}. {FIX_HINT}"
+            )
+        sums[filename] = actual
+    return sums
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", delete=False) as tmp:
+        with open(src, "rb") as f:
+            shutil.copyfileobj(f, tmp)
+    os.replace(tmp.name, dst)
+
+
+def _extract_atomic(gz_path: Path) -> None:
+    target = gz_path.with_suffix("")
+    with tempfile.NamedTemporaryFile(dir=gz_path.parent, prefix=f".{target.name}.", delete=False) as tmp:
+        with gzip.open(gz_path, "rb") as f:
+            shutil.copyfileobj(f, tmp)
+    os.replace(tmp.name, target)
+
+
+def _extract_missing(folder: Path) -> None:
+    for filename in MNIST_MD5:
+        gz_path = folder / filename
+        if not gz_path.with_suffix("").is_file():
+            _extract_atomic(gz_path)
+
+
+def _copy_from_source(source: Path, folder: Path) -> None:
+    for filename, expected in MNIST_MD5.items():
+        dst = folder / filename
+        if dst.is_file() and md5sum(dst) == expected:
+            continue
+        src = source / filename
+        if not src.is_file():
+            raise DataError(f"MNIST file not found in {SOURCE_ENV}={source}: {src}. {FIX_HINT}")
+        log.info("copying %s from %s", filename, source)
+        _copy_atomic(src, dst)
+
+
+def _download(root: Path) -> None:
+    log.info("downloading MNIST with torchvision into %s", raw_dir(root))
+    MNIST(str(root), train=True, download=True)
+    MNIST(str(root), train=False, download=True)
+
+
+def fetch_mnist(root: Path | None = None, source: Path | str | None = None) -> Path:
+    """Put the four MNIST .gz files under `root`, verify them and extract them.
+
+    Files come from `source` (or the MNIST_SOURCE environment variable), a
+    folder that holds the .gz files; without one, torchvision downloads them.
+    Every file is written to a temporary name and renamed, so an interrupted
+    fetch never leaves a partial file under its final name.
+    Returns the raw folder.
+    """
+    root = Path(root or DEFAULT_DATA_ROOT)
+    folder = raw_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = source or os.environ.get(SOURCE_ENV)
+
+    if source:
+        _copy_from_source(Path(source), folder)
+    elif not all((folder / f).is_file() for f in MNIST_MD5):
+        _download(root)
+
+    verify_mnist(root)
+    _extract_missing(folder)
+    return folder
+
+
+@dataclass
+class Split:
+    """Images (N, 1, 28, 28), normalized, and integer labels (N,) on one device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, n: int | None, seed: int) -> "Split":
+        """Return `n` samples drawn without replacement with `seed` (all when n is None)."""
+        if n is None or n >= len(self):
+            return self
+        generator = torch.Generator().manual_seed(seed)
+        index = torch.randperm(len(self), generator=generator)[:n].to(self.y.device)
+        return Split(self.x[index], self.y[index])
+
+
+@functools.lru_cache(maxsize=4)
+def _load_split_cpu(root: str, train: bool) -> Split:
+    dataset = MNIST(root, train=train, download=False)
+    x = dataset.data.unsqueeze(1).float().div_(255.0)
+    x = x.sub_(MNIST_MEAN).div_(MNIST_STD)
+    return Split(x.contiguous(), dataset.targets.long())
+
+
+def load_mnist(train: bool, device: torch.device | str = "cpu", root: Path | None = None) -> Split:
+    """Load the MNIST training or test set as normalized tensors on `device`.
+
+    Verifies the files first; run `fetch_mnist` (or `make data`) to get them.
+    """
+    root = Path(root or DEFAULT_DATA_ROOT)
+    verify_mnist(root)
+    _extract_missing(raw_dir(root))
+    split = _load_split_cpu(str(root), train)
+    return Split(split.x.to(device), split.y.to(device))
+
+
+def mnist_checksum(root: Path | None = None) -> str:
+    """Return one MD5 over the four verified .gz files, for cache keys."""
+    sums = verify_mnist(root)
+    return hashlib.md5("".join(sums[f] for f in sorted(sums)).encode()).hexdigest()
+
+
+def random_labels(labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """Return the labels in a random order: a seeded permutation, so the histogram is kept."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=generator).to(labels.device)
+    return labels[order]
+
+
+# simulated functions of Part 1.1 and Part 2
+def sinc_target(x: torch.Tensor) -> torch.Tensor:
+    """Return f1(x) = sin(5*pi*x) / (5*pi*x), equal to 1 at x = 0."""
+    return torch.sinc(5 * x)
+
+
+def sign_target(x: torch.Tensor) -> torch.Tensor:
+    """Return f2(x) = sgn(sin(5*pi*x))."""
+    return torch.sign(torch.sin(5 * torch.pi * x))
+
+
+SIMULATED = {
+    # name: (target, x_min, x_max, n_points)
+    "f1": (sinc_target, 0.01, 1.0, 400),
+    "f2": (sign_target, -1.0, 1.0, 200),
+}
+
+
+def simulated(name: str, device: torch.device | str = "cpu") -> Split:
+    """Return the evenly spaced inputs (N, 1) and targets (N, 1) of function `name`."""
+    if name not in SIMULATED:
+        raise ValueError(f"unknown simulated function {name!r}; expected one of {list(SIMULATED)}")
+    target, x_min, x_max, n_points = SIMULATED[name]
+    x = torch.linspace(x_min, x_max, n_points).unsqueeze(1)
+    return Split(x.to(device), target(x).to(device))
+
+
+def main() -> None:
+    """Fetch and verify MNIST from the command line (`python -m hwlib.data`)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        folder = fetch_mnist()
+    except DataError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"MNIST ready in {folder}: four files verified against their MD5 sums")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Results files: one JSON per experiment under build/<profile>/results/.
+
+Every file has the same top-level fields (the README documents them):
+id, profile, status, error, settings, seeds, device, provenance,
+started_at, wall_time_s, models and summary. Files are written to a
+temporary name and renamed, so a reader never sees half a file.
+"""
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+
+from hwlib.data import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+BUILD_ROOT = REPO_ROOT / "build"
+EXPERIMENT_IDS = (
+    "sim-fit", "mnist-fit", "pca-path", "grad-norm", "minimal-ratio",
+    "random-labels", "param-count", "interpolation", "sensitivity",
+)
+REQUIRED_FIELDS = (
+    "id", "profile", "status", "error", "settings", "seeds", "device",
+    "provenance", "started_at", "wall_time_s", "models", "summary",
+)
+
+
+def build_dir(profile: str) -> Path:
+    """Return build/<profile>/, where executed notebooks, results and caches go."""
+    return BUILD_ROOT / profile
+
+
+def results_dir(profile: str, override: str | Path | None = None) -> Path:
+    """Return the results folder: `override` when given, else build/<profile>/results."""
+    return Path(override) if override else build_dir(profile) / "results"
+
+
+def results_path(exp_id: str, profile: str, override: str | Path | None = None) -> Path:
+    """Return the path of experiment `exp_id`'s results file."""
+    if exp_id not in EXPERIMENT_IDS:
+        raise ValueError(f"unknown experiment id {exp_id!r}; expected one of {', '.join(EXPERIMENT_IDS)}")
+    return results_dir(profile, override) / f"{exp_id}.json"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance() -> dict[str, Any]:
+    """Return the versions, git commit and host facts that make a run reproducible."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "platform": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert tensors, arrays and NumPy scalars to plain lists and numbers; NaN becomes None."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write `payload` as JSON to a temporary file beside `path`, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     suffix=".tmp", delete=False) as tmp:
+        json.dump(to_jsonable(payload), tmp, indent=1)
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, path)
+
+
+def headline(question: str, result: str, reference: str | None, verdict: str) -> dict[str, Any]:
+    """Return an experiment's row of the report index, stored as summary["headline"].
+
+    `verdict` starts with "reproduced", "differs" or "reference wrong" and
+    says by how much or why; every value is computed from the run.
+    """
+    return {"question": question, "result": result, "reference": reference, "verdict": verdict}
+
+
+def load_results(exp_id: str, profile: str, override: str | Path | None = None) -> dict[str, Any]:
+    """Read experiment `exp_id`'s results file; FileNotFoundError names the command that makes it."""
+    path = results_path(exp_id, profile, override)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"results file not found: {path}; run `make report PROFILE={profile}` to create it"
+        )
+    return json.loads(path.read_text())
+
+
+@dataclass
+class Experiment:
+    """An experiment's results while it runs; `record` writes them as a results file."""
+
+    exp_id: str
+    profile: str
+    settings: dict[str, Any]
+    seeds: list[int]
+    device: str
+    results_dir: Path
+    models: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    error: str | None = None
+    started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    wall_time_s: float = 0.0
+
+    @property
+    def path(self) -> Path:
+        return self.results_dir / f"{self.exp_id}.json"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.exp_id, "profile": self.profile, "status": self.status, "error": self.error,
+            "settings": self.settings, "seeds": self.seeds, "device": self.device,
+            "provenance": provenance(), "started_at": self.started_at,
+            "wall_time_s": self.wall_time_s, "models": self.models, "summary": self.summary,
+        }
+
+    def record(self) -> Path:
+        write_json_atomic(self.path, self.as_dict())
+        return self.path
+
+
+@contextlib.contextmanager
+def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[int],
+               device: str, results_dir_override: str | Path | None = None) -> Iterator[Experiment]:
+    """Collect an experiment's results and write its results file on exit.
+
+    On success the file has status "ok"; when the body raises, it has status
+    "failed" and the error message, and the exception propagates.
+    """
+    path = results_path(exp_id, profile, results_dir_override)
+    run = Experiment(exp_id, profile, dict(settings), list(seeds), str(device), path.parent)
+    started = time.perf_counter()
+    try:
+        yield run
+    except BaseException as error:
+        run.status, run.error = "failed", f"{type(error).__name__}: {error}"
+        run.wall_time_s = time.perf_counter() - started
+        run.record()
+        log.error("%s failed after %.1fs: %s; recorded in %s", exp_id, run.wall_time_s, run.error, run.path)
+        raise
+    run.status = "ok"
+    run.wall_time_s = time.perf_counter() - started
+    run.record()
+    log.info("%s finished in %.1fs; results in %s", exp_id, run.wall_time_s, run.path)
