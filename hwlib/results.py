@@ -26,6 +26,7 @@ import torch
 import torchvision
 
 from hwlib.data import REPO_ROOT
+from hwlib.train import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,10 @@ def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[
                device: str, results_dir_override: str | Path | None = None) -> Iterator[Experiment]:
     """Collect an experiment's results and write its results file on exit.
 
-    On success the file has status "ok"; when the body raises, it has status
-    "failed" and the error message, and the exception propagates.
+    On success the file has status "ok". When the body raises, the file has
+    status "failed" and the error message; a diverged training run
+    (TrainingDiverged) ends there, so the notebook can show the failure and
+    go on, and any other exception propagates.
     """
     path = results_path(exp_id, profile, results_dir_override)
     run = Experiment(exp_id, profile, dict(settings), list(seeds), str(device), path.parent)
@@ -182,7 +185,9 @@ def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[
         run.wall_time_s = time.perf_counter() - started
         run.record()
         log.error("%s failed after %.1fs: %s; recorded in %s", exp_id, run.wall_time_s, run.error, run.path)
-        raise
+        if not isinstance(error, TrainingDiverged):
+            raise
+        return
     run.status = "ok"
     run.wall_time_s = time.perf_counter() - started
     run.record()

@@ -1,0 +1,115 @@
+"""Real MNIST files, their MD5 check, subsets, random labels and the simulated functions."""
+
+import shutil
+
+import pytest
+import torch
+
+from hwlib import data
+
+
+def test_train_split_shape(mnist_root):
+    split = data.load_mnist(True)
+    assert split.x.shape == (60_000, 1, 28, 28)
+    assert split.y.shape == (60_000,)
+
+
+def test_test_split_shape(mnist_root):
+    split = data.load_mnist(False)
+    assert split.x.shape == (10_000, 1, 28, 28)
+
+
+def test_first_train_labels(mnist_root):
+    assert data.load_mnist(True).y[:5].tolist() == [5, 0, 4, 1, 9]
+
+
+def test_label_histogram(mnist_root):
+    counts = torch.bincount(data.load_mnist(True).y, minlength=10).tolist()
+    assert counts == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_pixels_normalized(mnist_root):
+    x = data.load_mnist(True).x
+    assert abs(x.mean().item()) < 1e-3
+    assert abs(x.std().item() - 1.0) < 1e-3
+
+
+def _copy_raw(mnist_root, tmp_path):
+    target = data.raw_dir(tmp_path)
+    target.mkdir(parents=True)
+    for filename in data.MNIST_MD5:
+        shutil.copy(data.raw_dir(mnist_root) / filename, target / filename)
+    return target
+
+
+def test_corrupt_file_names_md5(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    victim = folder / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(victim.read_bytes())
+    content[100] ^= 0xFF
+    victim.write_bytes(bytes(content))
+
+    with pytest.raises(data.DataError) as error:
+        data.verify_mnist(tmp_path)
+    message = str(error.value)
+    assert str(victim) in message
+    assert data.MNIST_MD5["t10k-labels-idx1-ubyte.gz"] in message
+    assert data.md5sum(victim) in message
+    assert "MNIST_SOURCE" in message
+
+
+def test_missing_file_is_named(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    (folder / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(data.DataError, match="not found: .*train-images-idx3-ubyte.gz"):
+        data.verify_mnist(tmp_path)
+
+
+def test_fetch_copies_from_source(mnist_root, tmp_path):
+    folder = data.fetch_mnist(tmp_path / "fresh", source=data.raw_dir(mnist_root))
+    assert (folder / "train-images-idx3-ubyte").is_file()
+    assert data.verify_mnist(tmp_path / "fresh").keys() == data.MNIST_MD5.keys()
+    assert not list(folder.glob(".*"))
+
+
+def test_fetch_rejects_corrupt_source(mnist_root, tmp_path):
+    source = _copy_raw(mnist_root, tmp_path / "source")
+    (source / "train-labels-idx1-ubyte.gz").write_bytes(b"truncated")
+    with pytest.raises(data.DataError, match="corrupt"):
+        data.fetch_mnist(tmp_path / "fresh", source=source)
+
+
+def test_subset_is_seeded(mnist_root):
+    split = data.load_mnist(False)
+    first, second = split.subset(500, seed=3), split.subset(500, seed=3)
+    assert len(first) == 500
+    assert torch.equal(first.y, second.y)
+    assert not torch.equal(first.y, split.subset(500, seed=4).y)
+
+
+def test_random_labels_is_permutation():
+    labels = torch.arange(10).repeat(100)
+    shuffled = data.random_labels(labels, seed=0)
+    assert torch.equal(torch.bincount(shuffled), torch.bincount(labels))
+    assert (shuffled != labels).float().mean() > 0.5
+
+
+def test_sinc_target_values():
+    x = torch.tensor([0.0, 0.2, 0.1])
+    y = data.sinc_target(x)
+    assert y[0] == 1.0
+    assert abs(y[1].item()) < 1e-6
+    assert abs(y[2].item() - 1 / (0.5 * torch.pi)) < 1e-6
+
+
+def test_simulated_grids():
+    f1, f2 = data.simulated("f1"), data.simulated("f2")
+    assert f1.x.shape == (400, 1)
+    assert f1.x[0].item() == pytest.approx(0.01)
+    assert f2.x.shape == (200, 1)
+    assert set(f2.y.unique().tolist()) <= {-1.0, 0.0, 1.0}
+
+
+def test_unknown_simulated_function():
+    with pytest.raises(ValueError, match="unknown simulated function 'f3'"):
+        data.simulated("f3")
