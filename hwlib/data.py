@@ -6,6 +6,7 @@ torchvision.datasets.MNIST and returns normalized tensors on a device, so the
 training loop never runs a per-sample transform.
 """
 
+import argparse
 import functools
 import gzip
 import hashlib
@@ -32,6 +33,13 @@ N_TEST = 10_000
 
 # file name -> MD5 of the .gz file, as in torchvision.datasets.MNIST.resources
 MNIST_MD5 = {filename: md5 for filename, md5 in MNIST.resources}
+# extracted file name -> size in bytes (16- or 8-byte header, then the images or labels)
+EXTRACTED_SIZES = {
+    "train-images-idx3-ubyte": 16 + N_TRAIN * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + N_TRAIN,
+    "t10k-images-idx3-ubyte": 16 + N_TEST * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + N_TEST,
+}
 
 SOURCE_ENV = "MNIST_SOURCE"
 FIX_HINT = (
@@ -80,26 +88,47 @@ def verify_mnist(root: Path | None = None) -> dict[str, str]:
     return sums
 
 
+def _write_atomic(dst: Path, write) -> None:
+    """Call write(file) on a temporary file beside `dst`, then rename it to `dst`.
+
+    When `write` raises, the temporary file is removed, so an interrupted copy or
+    extraction leaves neither a partial file under the final name nor a stray one.
+    """
+    tmp = tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp",
+                                      delete=False)
+    try:
+        with tmp:
+            write(tmp)
+        os.replace(tmp.name, dst)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+
+
 def _copy_atomic(src: Path, dst: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", delete=False) as tmp:
+    def write(out):
         with open(src, "rb") as f:
-            shutil.copyfileobj(f, tmp)
-    os.replace(tmp.name, dst)
+            shutil.copyfileobj(f, out)
+    _write_atomic(dst, write)
 
 
 def _extract_atomic(gz_path: Path) -> None:
-    target = gz_path.with_suffix("")
-    with tempfile.NamedTemporaryFile(dir=gz_path.parent, prefix=f".{target.name}.", delete=False) as tmp:
+    def write(out):
         with gzip.open(gz_path, "rb") as f:
-            shutil.copyfileobj(f, tmp)
-    os.replace(tmp.name, target)
+            shutil.copyfileobj(f, out)
+    _write_atomic(gz_path.with_suffix(""), write)
 
 
 def _extract_missing(folder: Path) -> None:
-    for filename in MNIST_MD5:
-        gz_path = folder / filename
-        if not gz_path.with_suffix("").is_file():
-            _extract_atomic(gz_path)
+    """Extract each .gz whose extracted file is missing or has the wrong size."""
+    for filename, size in EXTRACTED_SIZES.items():
+        target = folder / filename
+        if target.is_file() and target.stat().st_size == size:
+            continue
+        if target.is_file():
+            log.warning("%s has %d bytes, expected %d; extracting it again",
+                        target, target.stat().st_size, size)
+        _extract_atomic(folder / f"{filename}.gz")
 
 
 def _copy_from_source(source: Path, folder: Path) -> None:
@@ -223,11 +252,16 @@ def simulated(name: str, device: torch.device | str = "cpu") -> Split:
     return Split(x.to(device), target(x).to(device))
 
 
-def main() -> None:
-    """Fetch and verify MNIST from the command line (`python -m hwlib.data`)."""
+def main(argv: list[str] | None = None) -> None:
+    """Fetch and verify MNIST from the command line (`python -m hwlib.data [--root DIR]`)."""
+    parser = argparse.ArgumentParser(description="Fetch MNIST, check its MD5 sums and extract it.")
+    parser.add_argument("--root", type=Path, default=DEFAULT_DATA_ROOT,
+                        help="data folder; the files go to ROOT/MNIST/raw (default: data)")
+    args = parser.parse_args(argv)
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        folder = fetch_mnist()
+        folder = fetch_mnist(args.root)
     except DataError as error:
         raise SystemExit(f"error: {error}") from None
     print(f"MNIST ready in {folder}: four files verified against their MD5 sums")

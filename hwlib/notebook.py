@@ -56,3 +56,36 @@ def show_table(rows: Sequence[dict[str, Any]]) -> None:
         for row in rows
     )
     display(HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"))
+
+
+def show_run_summary(p: types.SimpleNamespace, exp_ids: Sequence[str]) -> None:
+    """Display status, seeds, device, start, wall time and commit from the results files."""
+    show_table([_run_summary_row(p, exp_id) for exp_id in exp_ids])
+    if p.cache:
+        display(Markdown(
+            f"_Runs reloaded from the run cache (build/{p.profile}/cache) count only the time "
+            "it took to load them; set `cache = False` to time every run._"))
+
+
+def _run_summary_row(p: types.SimpleNamespace, exp_id: str) -> dict[str, str]:
+    row = dict.fromkeys(("experiment", "status", "seeds", "device", "started (UTC)",
+                         "wall time", "git commit"), "—")
+    row["experiment"] = exp_id
+    try:
+        res = results.load_results(exp_id, p.profile, p.results_dir or None)
+    except FileNotFoundError:
+        row["status"] = "not run"
+        return row
+
+    facts = res.get("provenance") or {}
+    dirty = " (uncommitted changes)" if facts.get("git_dirty") else ""
+    row.update({
+        "status": res["status"] if res["status"] == "ok"
+        else f"{res['status']}: {res.get('error')}",
+        "seeds": ", ".join(map(str, res["seeds"])),
+        "device": res["device"],
+        "started (UTC)": res["started_at"].replace("T", " ")[:19],
+        "wall time": f"{res['wall_time_s']:.1f} s",
+        "git commit": f"{(facts.get('git_commit') or 'unknown')[:12]}{dirty}",
+    })
+    return row

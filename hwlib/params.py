@@ -7,13 +7,15 @@ out-of-range value, an unknown name (papermill injects any `-p` name, typos
 included) and a list passed with `-p` (papermill passes it as a string).
 """
 
+import math
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hwlib.train import DEVICES
-
+# the devices hwlib.train.select_device accepts; kept here so that validation, the first
+# cell after the parameters, fails in a second without importing torch
+DEVICES = ("auto", "cpu", "cuda", "mps")
 PROFILES = ("quick", "full", "custom")
 # names IPython puts in a notebook's namespace
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -69,14 +71,14 @@ def number(low: float | None = None, high: float | None = None,
            low_inclusive: bool = False) -> Callable[[str, Any], float]:
     """Return a checker for a real number above `low` (or at it when low_inclusive) and at most `high`."""
     bound = ">=" if low_inclusive else ">"
-    expected = f"a number{'' if low is None else f' {bound} {low:g}'}{'' if high is None else f' and <= {high:g}'}"
+    expected = f"a finite number{'' if low is None else f' {bound} {low:g}'}{'' if high is None else f' and <= {high:g}'}"
 
     def check(name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(name, value, expected)
         value = float(value)
         too_low = low is not None and (value < low if low_inclusive else value <= low)
-        if too_low or (high is not None and value > high) or value != value:
+        if too_low or (high is not None and value > high) or not math.isfinite(value):
             _fail(name, value, expected)
         return value
     return check
@@ -142,23 +144,84 @@ COMMON = {
     "cache": Param(boolean(), "reuse trained runs from build/<profile>/cache"),
 }
 
+# Learning rates have no upper bound: a rate too high for a model makes its training
+# loss non-finite, and the experiment then records TrainingDiverged as a failure.
 SCHEMAS: dict[str, dict[str, Param]] = {
     "part1": {
         **COMMON,
         "sim_epochs": Param(integer(1), "full-batch epochs for each simulated-function model"),
-        "sim_lr_f1": Param(number(0, 1), "Adam learning rate on f1"),
-        "sim_lr_f2": Param(number(0, 1), "Adam learning rate on f2"),
+        "sim_lr_f1": Param(number(0), "Adam learning rate on f1"),
+        "sim_lr_f2": Param(number(0), "Adam learning rate on f2"),
         "sim_weight_decay": Param(number(0, 1, low_inclusive=True), "Adam weight decay"),
         "sim_seeds": Param(integer_list(), "seeds; each model is trained once per seed"),
         "mnist_train_size": Param(optional_integer(100, 60_000), "training images (None: all 60,000)"),
         "mnist_test_size": Param(optional_integer(100, 10_000), "test images (None: all 10,000)"),
         "batch_size": Param(integer(1, 60_000), "minibatch size for MNIST"),
         "dnn_epochs": Param(integer(1), "epochs for the DNNs"),
-        "dnn_lr": Param(number(0, 1), "Adam learning rate for the DNNs"),
+        "dnn_lr": Param(number(0), "Adam learning rate for the DNNs"),
         "cnn_epochs": Param(integer(1), "epochs for the CNNs"),
-        "cnn_lr": Param(number(0, 1), "Adam learning rate for the CNNs"),
+        "cnn_lr": Param(number(0), "Adam learning rate for the CNNs"),
         "cnn_weight_decay": Param(number(0, 1, low_inclusive=True), "Adam weight decay for the CNNs"),
         "mnist_seed": Param(integer(0), "seed for the MNIST models and the subset"),
+    },
+    "part2": {
+        **COMMON,
+        "pca_seeds": Param(integer_list(min_length=2), "seeds of the pca-mlp runs, one run each"),
+        "pca_epochs": Param(integer(1), "epochs for each pca-mlp run"),
+        "pca_lr": Param(number(0), "Adam learning rate for pca-mlp"),
+        "pca_batch_size": Param(integer(1, 60_000), "minibatch size for pca-mlp"),
+        "pca_snapshot_every": Param(integer(1), "epochs between weight snapshots"),
+        "pca_train_size": Param(optional_integer(100, 60_000), "training images (None: all 60,000)"),
+        "pca_test_size": Param(optional_integer(100, 10_000), "test images (None: all 10,000)"),
+        "gradnorm_seed": Param(integer(0), "seed for gradnorm-mlp, gradnorm-cnn and the subset"),
+        "gradnorm_mlp_epochs": Param(integer(1), "full-batch epochs of gradnorm-mlp on f1"),
+        "gradnorm_mlp_lr": Param(number(0), "Adam learning rate for gradnorm-mlp"),
+        "gradnorm_cnn_epochs": Param(integer(1), "epochs of gradnorm-cnn on MNIST"),
+        "gradnorm_cnn_lr": Param(number(0), "Adam learning rate for gradnorm-cnn"),
+        "gradnorm_batch_size": Param(integer(1, 60_000), "minibatch size for gradnorm-cnn"),
+        "gradnorm_train_size": Param(optional_integer(100, 60_000), "training images (None: all)"),
+        "spike_factor": Param(number(1), "a spike is a value above this times the trailing median"),
+        "spike_window": Param(integer(1), "steps in the trailing median window"),
+        "ratio_runs": Param(integer(2), "sim-1 runs (seeds 0 .. ratio_runs - 1)"),
+        "ratio_epochs": Param(integer(1), "Adam epochs on the MSE before the objective switch"),
+        "ratio_lr": Param(number(0), "Adam learning rate on the MSE"),
+        "ratio_grad_lr": Param(number(0), "Adam learning rate on ||grad MSE||^2"),
+        "ratio_grad_tol": Param(number(0), "grad norm below which a run counts as converged"),
+        "ratio_max_steps": Param(integer(1), "step limit of the ||grad MSE||^2 phase"),
+        "eigenvalue_tol": Param(number(0), "eigenvalues above this count toward the minimal ratio"),
+    },
+    "part3": {
+        **COMMON,
+        "seed": Param(integer(0), "seed for every model, subset and the label permutation"),
+        "random_train_size": Param(optional_integer(100, 60_000), "training images with permuted labels (None: all)"),
+        "random_test_size": Param(optional_integer(100, 10_000), "test images, true labels (None: all)"),
+        "random_epochs": Param(integer(1), "epochs on the permuted labels"),
+        "random_lr": Param(number(0), "Adam learning rate for random-labels-mlp"),
+        "random_batch_size": Param(integer(1, 60_000), "minibatch size for random-labels-mlp"),
+        "memorized_acc": Param(number(0, 1), "train accuracy that counts as memorized"),
+        "param_models": Param(integer_list(1), "which of param-cnn-01..13 to train, by number"),
+        "param_train_size": Param(optional_integer(100, 60_000), "training images (None: all)"),
+        "param_test_size": Param(optional_integer(100, 10_000), "test images (None: all)"),
+        "param_epochs": Param(integer(1), "epochs for each param-cnn model"),
+        "param_lr": Param(number(0), "Adam learning rate for the param-cnn models"),
+        "param_batch_size": Param(integer(1, 60_000), "minibatch size for the param-cnn models"),
+        "flat_train_size": Param(optional_integer(100, 60_000), "training images for flat-cnn (None: all)"),
+        "flat_eval_size": Param(optional_integer(100, 10_000), "train and test images per θ(α) evaluation (None: all)"),
+        "flat_epochs": Param(integer(1), "epochs for each flat-cnn model"),
+        "flat_lr": Param(number(0), "learning rate of pair A and of θ1 in pair B"),
+        "flat_high_lr": Param(number(0), "learning rate of θ2 in pair B"),
+        "flat_batch_size": Param(integer(1, 60_000), "minibatch size of pair B"),
+        "flat_small_batch": Param(integer(1, 60_000), "minibatch size of θ1 in pair A"),
+        "flat_large_batch": Param(integer(1, 60_000), "minibatch size of θ2 in pair A"),
+        "alpha_min": Param(number(-10, 0), "first α of the interpolation"),
+        "alpha_max": Param(number(1, 10), "last α of the interpolation"),
+        "alpha_step": Param(number(0, 0.05), "spacing of α; 1/step must be a whole number"),
+        "sens_train_size": Param(optional_integer(100, 60_000), "training images for sensitivity-cnn (None: all)"),
+        "sens_test_size": Param(optional_integer(100, 10_000), "test images for loss and sensitivity (None: all)"),
+        "sens_epochs": Param(integer(1), "epochs per batch size in the fixed-epoch sweep"),
+        "sens_lr": Param(number(0), "Adam learning rate for sensitivity-cnn"),
+        "sens_batch_sizes": Param(integer_list(1, min_length=2), "batch sizes, small to large"),
+        "equal_steps": Param(optional_integer(1, 10_000_000), "optimizer steps per batch size in a second sweep (None: skip it)"),
     },
 }
 

@@ -116,6 +116,7 @@ def rank_sim_models(models: dict[str, Any], function: str) -> list[str]:
     return sorted(models, key=lambda name: models[name][function]["final_loss_mean"])
 
 
+@results.unless_failed
 def sim_verdict(sim: dict[str, Any], function: str) -> str:
     """Return a one-line verdict on which model fit `function` best, computed from the results."""
     models = sim["models"]
@@ -195,6 +196,14 @@ def mnist_headline(models: dict[str, Any], best: dict[str, str]) -> dict[str, st
     )
 
 
+@results.unless_failed(fallback=results.failure_rows)
+def sim_parameter_rows(sim: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return one row per simulated-function model: its name and parameter count."""
+    return [{"model": name, "parameters": model["n_params"]}
+            for name, model in sim["models"].items()]
+
+
+@results.unless_failed(fallback=results.failure_rows)
 def comparison_rows(mnist: dict[str, Any]) -> list[dict[str, Any]]:
     """Return one row per MNIST model: our final metrics beside the reference report's."""
     rows = []
@@ -210,6 +219,7 @@ def comparison_rows(mnist: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+@results.unless_failed
 def mnist_verdict(mnist: dict[str, Any], group: str) -> str:
     """Return a one-line verdict on the best model of `group` ("dnn" or "cnn") and the reference."""
     models = mnist["models"]

@@ -8,6 +8,7 @@ temporary name and renamed, so a reader never sees half a file.
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from hwlib.train import TrainingDiverged
 log = logging.getLogger(__name__)
 
 BUILD_ROOT = REPO_ROOT / "build"
+# set to a folder to put results files and the run cache there instead of build/
+BUILD_DIR_ENV = "HW1_BUILD_DIR"
 EXPERIMENT_IDS = (
     "sim-fit", "mnist-fit", "pca-path", "grad-norm", "minimal-ratio",
     "random-labels", "param-count", "interpolation", "sensitivity",
@@ -42,8 +45,8 @@ REQUIRED_FIELDS = (
 
 
 def build_dir(profile: str) -> Path:
-    """Return build/<profile>/, where executed notebooks, results and caches go."""
-    return BUILD_ROOT / profile
+    """Return build/<profile>/ (or $HW1_BUILD_DIR/<profile>/), where results and caches go."""
+    return Path(os.environ.get(BUILD_DIR_ENV) or BUILD_ROOT) / profile
 
 
 def results_dir(profile: str, override: str | Path | None = None) -> Path:
@@ -103,13 +106,20 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write `payload` as JSON to a temporary file beside `path`, then rename it."""
+    text = json.dumps(to_jsonable(payload), indent=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=".tmp", delete=False) as tmp:
-        json.dump(to_jsonable(payload), tmp, indent=1)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    tmp = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                      suffix=".tmp", delete=False)
+    try:
+        with tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    except BaseException:
+        # an interrupted write keeps the previous file and leaves no temporary one
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
 
 
 def headline(question: str, result: str, reference: str | None, verdict: str) -> dict[str, Any]:
@@ -129,6 +139,39 @@ def load_results(exp_id: str, profile: str, override: str | Path | None = None) 
             f"results file not found: {path}; run `make report PROFILE={profile}` to create it"
         )
     return json.loads(path.read_text())
+
+
+def failure(res: dict[str, Any]) -> str | None:
+    """Return "<id> failed: <error>" when results `res` did not finish, else None."""
+    if res.get("status") == "ok":
+        return None
+    return f"{res.get('id', 'experiment')} {res.get('status', 'failed')}: {res.get('error')}"
+
+
+def _as_is(message: str) -> str:
+    return message
+
+
+def failure_rows(message: str) -> list[dict[str, str]]:
+    """Return a one-row table that states a failure, the fallback for table functions."""
+    return [{"status": message}]
+
+
+def unless_failed(fn: Callable | None = None, *,
+                  fallback: Callable[[str], Any] = _as_is) -> Callable:
+    """Decorate a function of results so that a failed experiment returns fallback(message).
+
+    The message is `failure(res)`, e.g. "sim-fit failed: TrainingDiverged: ...".
+    Bare `@unless_failed` returns it as is, which suits verdict functions; a table
+    function passes a fallback that puts it in a row.
+    """
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(res: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            message = failure(res)
+            return fn(res, *args, **kwargs) if message is None else fallback(message)
+        return wrapper
+    return decorate if fn is None else decorate(fn)
 
 
 @dataclass
@@ -171,9 +214,9 @@ def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[
     """Collect an experiment's results and write its results file on exit.
 
     On success the file has status "ok". When the body raises, the file has
-    status "failed" and the error message; a diverged training run
-    (TrainingDiverged) ends there, so the notebook can show the failure and
-    go on, and any other exception propagates.
+    status "failed" and the error message. A diverged training run
+    (TrainingDiverged) ends there, so the notebook can show the failure and go
+    on. Any other exception propagates.
     """
     path = results_path(exp_id, profile, results_dir_override)
     run = Experiment(exp_id, profile, dict(settings), list(seeds), str(device), path.parent)

@@ -76,7 +76,7 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.0) -> torch.optim.
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, split: Split, task: Task = "classification",
              batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
     """Return the mean loss (and accuracy for classification) of `model` on `split`.
@@ -132,15 +132,29 @@ def _format_progress(name: str, epoch: int, epochs: int, metrics: dict, seconds:
     return "  ".join(parts)
 
 
-def _train_epoch(model, optimizer, loss_fn, train: Split, batch_size: int,
-                 generator: torch.Generator, callbacks, step: int) -> tuple[torch.Tensor, int]:
-    """Run one pass over `train` in shuffled batches; return the summed loss and the step count."""
+def _batches(train: Split, batch_size: int, generator: torch.Generator):
+    """Yield (x, y) batches of one epoch in a shuffled order; full batch is not shuffled."""
     n = len(train)
+    if batch_size >= n:
+        # the mean loss of the whole set does not depend on the order
+        yield train.x, train.y
+        return
     order = torch.randperm(n, generator=generator).to(train.y.device)
-    running = torch.zeros((), device=train.y.device)
     for start in range(0, n, batch_size):
         index = order[start:start + batch_size]
-        loss = loss_fn(model(train.x[index]), train.y[index])
+        yield train.x[index], train.y[index]
+
+
+def _train_epoch(model, optimizer, loss_fn, train: Split, batch_size: int,
+                 generator: torch.Generator, callbacks, step: int,
+                 running: torch.Tensor | None) -> int:
+    """Run one pass over `train` in shuffled batches; return the step count.
+
+    When `running` is a tensor, the summed loss of the epoch is added to it on
+    the device, so no step waits on a `.item()` call.
+    """
+    for x, y in _batches(train, batch_size, generator):
+        loss = loss_fn(model(x), y)
 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,9 +162,10 @@ def _train_epoch(model, optimizer, loss_fn, train: Split, batch_size: int,
             callback.after_backward(step, model, loss)
         optimizer.step()
 
-        running += loss.detach() * len(index)
+        if running is not None:
+            running += loss.detach() * len(y)
         step += 1
-    return running, step
+    return step
 
 
 def fit(model: nn.Module, train: Split, test: Split | None = None, *, epochs: int,
@@ -178,8 +193,12 @@ def fit(model: nn.Module, train: Split, test: Split | None = None, *, epochs: in
         callback.on_train_begin(model)
     step, started = 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
-        running, step = _train_epoch(model, optimizer, loss_fn, train, batch_size, generator, callbacks, step)
-        epoch_losses[epoch - 1] = running / len(train)
+        # the per-step loss is kept only for regression: classification evaluates instead
+        running = epoch_losses[epoch - 1] if task == "regression" else None
+        step = _train_epoch(model, optimizer, loss_fn, train, batch_size, generator, callbacks,
+                            step, running)
+        if running is not None:
+            running /= len(train)
 
         is_last = epoch == epochs
         metrics = {}

@@ -1,6 +1,8 @@
 """Real MNIST files, their MD5 check, subsets, random labels and the simulated functions."""
 
+import os
 import shutil
+import subprocess
 
 import pytest
 import torch
@@ -113,3 +115,61 @@ def test_simulated_grids():
 def test_unknown_simulated_function():
     with pytest.raises(ValueError, match="unknown simulated function 'f3'"):
         data.simulated("f3")
+
+
+def test_truncated_gz_names_md5(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    victim = folder / "train-labels-idx1-ubyte.gz"
+    victim.write_bytes(victim.read_bytes()[:10_000])
+
+    with pytest.raises(data.DataError) as error:
+        data.verify_mnist(tmp_path)
+    message = str(error.value)
+    expected, actual = data.MNIST_MD5[victim.name], data.md5sum(victim)
+    assert f"{victim} is corrupt: expected MD5 {expected}, got {actual}" in message
+    assert "make data" in message
+
+
+def test_interrupted_extraction_leaves_nothing(mnist_root, tmp_path, monkeypatch):
+    folder = _copy_raw(mnist_root, tmp_path)
+    real_copy = shutil.copyfileobj
+
+    def copy_half_then_stop(src, dst, *args):
+        dst.write(src.read(1_000_000))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data.shutil, "copyfileobj", copy_half_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        data.load_mnist(False, root=tmp_path)
+    assert not (folder / "train-images-idx3-ubyte").exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(data.MNIST_MD5)
+
+    monkeypatch.setattr(data.shutil, "copyfileobj", real_copy)
+    split = data.load_mnist(False, root=tmp_path)
+    assert torch.equal(split.y, data.load_mnist(False).y)
+
+
+def test_truncated_extracted_file_is_redone(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    data.fetch_mnist(tmp_path)
+    extracted = folder / "t10k-labels-idx1-ubyte"
+    extracted.write_bytes(extracted.read_bytes()[:5000])
+
+    split = data.load_mnist(False, root=tmp_path)
+    assert extracted.stat().st_size == data.EXTRACTED_SIZES[extracted.name]
+    assert torch.equal(split.y, data.load_mnist(False).y)
+
+
+def test_make_data_reports_corrupt_file(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    victim = folder / "t10k-images-idx3-ubyte.gz"
+    victim.write_bytes(victim.read_bytes()[:-1])
+    unset = (data.SOURCE_ENV, "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+
+    done = subprocess.run(["make", "-o", ".venv/.installed", "data", f"DATA_ROOT={tmp_path}"],
+                          cwd=data.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert f"error: MNIST file {victim} is corrupt: expected MD5" in done.stderr
+    assert "MNIST_SOURCE" in done.stderr
+    assert not (folder / ".verified").exists()

@@ -20,7 +20,9 @@ def test_valid_profile_passes(part1_values):
 
 @pytest.mark.parametrize("name, value, expected", [
     ("dnn_epochs", -1, "dnn_epochs=-1: expected an integer >= 1"),
-    ("dnn_lr", "abc", "dnn_lr='abc': expected a number > 0"),
+    ("dnn_lr", "abc", "dnn_lr='abc': expected a finite number > 0"),
+    ("dnn_lr", float("inf"), "dnn_lr=inf: expected a finite number > 0"),
+    ("dnn_lr", 0, "dnn_lr=0.0: expected a finite number > 0"),
     ("device", "tpu", "device='tpu': expected one of 'auto', 'cpu', 'cuda', 'mps'"),
     ("sim_seeds", "[1, 2]", "use -y \"sim_seeds: [1, 2]\""),
     ("cache", "yes", "expected True or False"),
@@ -33,6 +35,12 @@ def test_invalid_value_is_named(part1_values, name, value, expected):
     with pytest.raises(ParameterError) as error:
         validate("part1", part1_values)
     assert expected in str(error.value)
+
+
+def test_high_learning_rate_passes(part1_values):
+    # a rate too high gives a diverged, recorded run rather than a rejected parameter
+    part1_values["sim_lr_f1"] = 1e3
+    assert validate("part1", part1_values).sim_lr_f1 == 1e3
 
 
 def test_unknown_name_is_rejected(part1_values):
@@ -51,3 +59,19 @@ def test_modules_and_private_names_ignored(part1_values):
     import math
 
     validate("part1", {**part1_values, "math": math, "_hidden": 1, "In": [], "get_ipython": print})
+
+
+def test_devices_match_train():
+    from hwlib import params, train
+
+    assert params.DEVICES == train.DEVICES
+
+
+def test_validation_skips_torch():
+    # a bad parameter then fails within a second of the kernel starting
+    import subprocess
+    import sys
+
+    code = "import sys, hwlib.params; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

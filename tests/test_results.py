@@ -57,3 +57,51 @@ def test_experiment_records_divergence_and_continues(tmp_path):
     assert exp.status == "failed"
     saved = json.loads((tmp_path / "sim-fit.json").read_text())
     assert saved["error"] == "TrainingDiverged: sim-1: training loss became nan at epoch 3"
+
+
+def test_interrupted_write_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "x.json"
+    results.write_json_atomic(path, {"x": 1})
+
+    def fsync_interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results.os, "fsync", fsync_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        results.write_json_atomic(path, {"x": 2})
+    assert json.loads(path.read_text()) == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_build_dir_follows_env(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.BUILD_DIR_ENV, str(tmp_path))
+    path = results.results_path("sim-fit", "quick")
+    assert path == tmp_path / "quick" / "results" / "sim-fit.json"
+    monkeypatch.delenv(results.BUILD_DIR_ENV)
+    assert results.build_dir("quick") == results.REPO_ROOT / "build" / "quick"
+
+
+def test_failure_message():
+    assert results.failure({"id": "grad-norm", "status": "ok"}) is None
+    failed = {"id": "grad-norm", "status": "failed", "error": "TrainingDiverged: x"}
+    assert results.failure(failed) == "grad-norm failed: TrainingDiverged: x"
+
+
+def test_unless_failed_replaces_call():
+    calls = []
+
+    @results.unless_failed
+    def verdict(res):
+        calls.append(res)
+        return "fine"
+
+    @results.unless_failed(fallback=results.failure_rows)
+    def rows(res):
+        return [{"a": 1}]
+
+    failed = {"id": "sensitivity", "status": "failed", "error": "E"}
+    assert verdict({"status": "ok"}) == "fine"
+    assert verdict(failed) == "sensitivity failed: E"
+    assert len(calls) == 1
+    assert rows(failed) == [{"status": "sensitivity failed: E"}]
+    assert rows({"status": "ok"}) == [{"a": 1}]
