@@ -5,7 +5,9 @@ and every layer is one batched matrix product (torch.baddbmm), so E small runs
 cost about as much as one run of E times the width. Member e starts from the
 initialization of `build_model(name)` after `seed_everything(seeds[e])` and, in
 minibatch training, draws its own batch order from a generator seeded like
-`train.fit`'s, so it follows the same trajectory as that seed trained alone.
+`train.fit`'s, so it follows the same trajectory as that seed trained alone, up
+to floating-point rounding (a batched product sums in another order), which
+chaotic runs of thousands of steps can amplify.
 
 One Adam over the stacked tensors with loss = sum of member losses gives each
 member its own exact Adam step: the gradient of the sum with respect to member

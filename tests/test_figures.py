@@ -140,11 +140,11 @@ def test_sim_figures_readable(part1_results):
 def test_sim_loss_epoch_axis(part1_results, monkeypatch):
     # long runs store every k-th epoch; the x axis must still end at the last epoch
     monkeypatch.setattr(part1, "MAX_CURVE_POINTS", 10)
-    run = part1.train_sim_run("sim-1", "f1", seed=0, epochs=40, lr=1e-3, weight_decay=1e-4,
-                              device="cpu")
+    run = part1.train_sim_runs("sim-1", "f1", seeds=[0, 1], epochs=40, lr=1e-3, weight_decay=1e-4,
+                               device="cpu")
     sim = copy.deepcopy(part1_results[0])
     for model in sim["models"].values():
-        model["f1"].update(epoch=run["epoch"], train_loss=[list(run["train_loss"])] * 2)
+        model["f1"].update(epoch=run["epoch"], train_loss=run["train_loss"].tolist())
 
     figure = plots.sim_loss_curves(sim, "f1", "loss")
     x = figure.axes[0].get_lines()[0].get_xdata()
