@@ -63,7 +63,7 @@ def md5sum(path: Path) -> str:
 
 
 def raw_dir(root: Path | None = None) -> Path:
-    """Return the folder that holds the raw MNIST files under `root`."""
+    """Return the folder that contains the raw MNIST files under `root`."""
     return Path(root or DEFAULT_DATA_ROOT) / "MNIST" / "raw"
 
 

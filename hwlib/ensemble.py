@@ -16,7 +16,6 @@ acts elementwise, so no member's moments or step depend on another member.
 """
 
 import logging
-import math
 import time
 from collections.abc import Callable, Collection, Sequence
 
@@ -152,7 +151,7 @@ def fit_regression(ensemble: MLPEnsemble, split: Split, *, epochs: int, lr: floa
     (epoch 0 is the initialization).
     """
     optimizer = train.make_optimizer(ensemble.parameters(), lr, weight_decay)
-    log_every = log_every or max(1, math.ceil(epochs / 10))
+    log_every = log_every or train.log_interval(epochs)
     losses = torch.zeros(epochs, len(ensemble), device=split.y.device)
     checked, started = 0, time.perf_counter()
 

@@ -17,6 +17,8 @@ from hwlib import plots, results, train
 def setup(p: types.SimpleNamespace) -> torch.device:
     """Configure logging and the plot theme, pick the device, and show the run's provenance."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    # two progress lines per run (midway and last) keep the rendered report readable
+    train.PROGRESS_LINES = 2
     plots.set_theme()
     device = train.select_device(p.device)
     show_provenance(p, device)

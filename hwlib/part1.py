@@ -48,7 +48,7 @@ def train_sim_runs(model_name: str, function: str, seeds: list[int], epochs: int
     split = data.simulated(function, device)
     members = ensemble.build_ensemble(model_name, seeds, device)
     history = ensemble.fit_regression(members, split, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                                      name=f"{model_name} on {function} ({len(seeds)} seeds)")
+                                      name=f"{model_name} on {function}")
     with torch.no_grad():
         prediction = members(split.x).squeeze(2).cpu().numpy()
 

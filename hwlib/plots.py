@@ -51,18 +51,22 @@ def set_theme() -> None:
 
 
 def mean_band(ax, x: Sequence[float], runs: Sequence[Sequence[float]], label: str, **kwargs) -> None:
-    """Plot the mean over runs as a line and, with several runs, a band of +-1 std."""
+    """Plot the mean over runs as a line and, with several runs, a band from their min to max.
+
+    A min-max band stays positive, so it reads on a log axis, where mean - std
+    of losses that span decades goes below zero.
+    """
     values = np.asarray(runs, dtype=float)
     mean = values.mean(axis=0)
     (line,) = ax.plot(x, mean, label=label, **kwargs)
     if len(values) > 1:
-        std = values.std(axis=0)
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=line.get_color(),
+                        alpha=0.2, linewidth=0)
 
 
 def seeds_note(n_seeds: int) -> str:
     """Return the legend title that describes what a line and its band show over `n_seeds` runs."""
-    return f"mean ± std over {n_seeds} seeds" if n_seeds > 1 else "one seed"
+    return f"mean, band min to max over {n_seeds} seeds" if n_seeds > 1 else "one seed"
 
 
 def scale_y(ax, values, ylabel: str) -> None:

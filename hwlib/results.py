@@ -126,7 +126,7 @@ def headline(question: str, result: str, reference: str | None, verdict: str) ->
     """Return an experiment's row of the report index, stored as summary["headline"].
 
     `verdict` starts with "reproduced", "differs" or "reference wrong" and
-    says by how much or why; every value is computed from the run.
+    states by how much or why; every value is computed from the run.
     """
     return {"question": question, "result": result, "reference": reference, "verdict": verdict}
 

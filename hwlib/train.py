@@ -116,9 +116,13 @@ class Callback:
         pass
 
 
-def _default_log_every(epochs: int) -> int:
-    # about ten progress lines per run
-    return max(1, math.ceil(epochs / 10))
+# progress lines logged per run; notebook.setup lowers it for rendered reports
+PROGRESS_LINES = 10
+
+
+def log_interval(epochs: int) -> int:
+    """Return the epoch interval that gives about PROGRESS_LINES progress lines per run."""
+    return max(1, math.ceil(epochs / PROGRESS_LINES))
 
 
 def _format_progress(name: str, epoch: int, epochs: int, metrics: dict, seconds: float) -> str:
@@ -184,7 +188,7 @@ def fit(model: nn.Module, train: Split, test: Split | None = None, *, epochs: in
     optimizer = make_optimizer(model.parameters(), lr, weight_decay)
     loss_fn = loss_function(task)
     batch_size = batch_size or len(train)
-    log_every = log_every or _default_log_every(epochs)
+    log_every = log_every or log_interval(epochs)
     epoch_losses = torch.zeros(epochs, device=train.y.device)
     history: dict[str, list] = {"epoch": []}
 

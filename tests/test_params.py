@@ -15,7 +15,7 @@ def part1_values():
 
 def test_valid_profile_passes(part1_values):
     p = validate("part1", part1_values)
-    assert p.sim_seeds == [0]
+    assert p.sim_seeds == [0, 1, 2]
 
 
 @pytest.mark.parametrize("name, value, expected", [
