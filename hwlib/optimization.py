@@ -7,6 +7,7 @@ fraction of its eigenvalues above a tolerance.
 """
 
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -108,7 +109,10 @@ def loss_hessian(model: nn.Module, loss_fn: Callable, x: torch.Tensor,
                  y: torch.Tensor) -> torch.Tensor:
     """Return the [P, P] Hessian of loss_fn(model(x), y) with respect to all parameters."""
     loss, theta = flat_loss(model, loss_fn, x, y)
-    return hessian(loss)(theta)
+    with warnings.catch_warnings():
+        # torch 2.14's torch.func.hessian calls the deprecated torch.jit.script internally
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+        return hessian(loss)(theta)
 
 
 def hessian_eigenvalues(hessian_matrix: torch.Tensor) -> np.ndarray:

@@ -407,10 +407,11 @@ def endpoint_rows(interp: dict[str, Any]) -> list[dict[str, Any]]:
         for key, v in m["endpoint_check"].items():
             if key == "exact":
                 continue
-            rows.append({"pair": pair, "point": key, "model loss": v["model_loss"],
-                         "curve loss": v["curve_loss"], "model acc": v["model_acc"],
-                         "curve acc": v["curve_acc"],
-                         "equal": v["model_loss"] == v["curve_loss"] and v["model_acc"] == v["curve_acc"]})
+            equal = v["model_loss"] == v["curve_loss"] and v["model_acc"] == v["curve_acc"]
+            rows.append({"pair": pair, "point": key,
+                         "model loss": f"{v['model_loss']:.6g}", "curve loss": f"{v['curve_loss']:.6g}",
+                         "model acc": f"{v['model_acc']:.2%}", "curve acc": f"{v['curve_acc']:.2%}",
+                         "equal (exact float comparison)": equal})
     return rows
 
 
