@@ -2,6 +2,10 @@
 # Both create .venv and fetch MNIST the first time.
 
 PROFILE ?= quick
+PROFILES := $(sort $(basename $(notdir $(wildcard params/*/*.yaml))))
+ifeq ($(filter $(PROFILE),$(PROFILES)),)
+$(error unknown PROFILE '$(PROFILE)'; expected one of: $(PROFILES) (the YAML files under params/<notebook>/))
+endif
 SHOW_CODE ?= 0
 PYTHON ?= python3.11
 VENV := .venv

@@ -40,12 +40,19 @@ EXTRACTED_SIZES = {
     "t10k-images-idx3-ubyte": 16 + N_TEST * 28 * 28,
     "t10k-labels-idx1-ubyte": 8 + N_TEST,
 }
+# extracted file name -> MD5, computed from the extracted verified .gz files
+EXTRACTED_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
 
 SOURCE_ENV = "MNIST_SOURCE"
 FIX_HINT = (
-    "To fix it, set MNIST_SOURCE to a folder that holds the four original files and run "
-    "`make data`, or delete the file and run `make data` with internet access so that "
-    "torchvision downloads it."
+    "To fix it, set MNIST_SOURCE to a folder that contains the four original .gz files and "
+    "run `make data`, or run `make data` with internet access so that torchvision downloads "
+    "the missing or corrupt files again."
 )
 
 
@@ -110,6 +117,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         with open(src, "rb") as f:
             shutil.copyfileobj(f, out)
     _write_atomic(dst, write)
+    dst.chmod(0o644)
 
 
 def _extract_atomic(gz_path: Path) -> None:
@@ -117,18 +125,24 @@ def _extract_atomic(gz_path: Path) -> None:
         with gzip.open(gz_path, "rb") as f:
             shutil.copyfileobj(f, out)
     _write_atomic(gz_path.with_suffix(""), write)
+    gz_path.with_suffix("").chmod(0o644)
 
 
 def _extract_missing(folder: Path) -> None:
-    """Extract each .gz whose extracted file is missing or has the wrong size."""
-    for filename, size in EXTRACTED_SIZES.items():
+    """Extract each verified .gz whose extracted file is missing or does not match its MD5."""
+    for filename, expected in EXTRACTED_MD5.items():
         target = folder / filename
-        if target.is_file() and target.stat().st_size == size:
-            continue
         if target.is_file():
-            log.warning("%s has %d bytes, expected %d; extracting it again",
-                        target, target.stat().st_size, size)
+            actual = md5sum(target)
+            if actual == expected:
+                continue
+            log.warning("%s is corrupt (expected MD5 %s, got %s); extracting it again from %s.gz",
+                        target, expected, actual, filename)
         _extract_atomic(folder / f"{filename}.gz")
+
+        actual = md5sum(target)
+        if actual != expected:
+            raise DataError(f"extracting {target} gave MD5 {actual}, expected {expected}. {FIX_HINT}")
 
 
 def _copy_from_source(source: Path, folder: Path) -> None:
@@ -143,10 +157,38 @@ def _copy_from_source(source: Path, folder: Path) -> None:
         _copy_atomic(src, dst)
 
 
+def _remove_bad_files(folder: Path) -> list[str]:
+    """Delete corrupt .gz files and all extracted files, and return what was wrong.
+
+    torchvision's MNIST.download returns early when the extracted files exist,
+    so they go too and are extracted again after the download.
+    """
+    problems = []
+    for filename, expected in MNIST_MD5.items():
+        gz_path = folder / filename
+        if not gz_path.is_file():
+            problems.append(f"MNIST file not found: {gz_path}")
+        elif (actual := md5sum(gz_path)) != expected:
+            problems.append(f"MNIST file {gz_path} is corrupt: expected MD5 {expected}, got {actual}")
+            gz_path.unlink()
+        gz_path.with_suffix("").unlink(missing_ok=True)
+    return problems
+
+
 def _download(root: Path) -> None:
+    problems = _remove_bad_files(raw_dir(root))
+    for problem in problems:
+        log.warning("%s; downloading it again", problem)
     log.info("downloading MNIST with torchvision into %s", raw_dir(root))
-    MNIST(str(root), train=True, download=True)
-    MNIST(str(root), train=False, download=True)
+    try:
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+    except (RuntimeError, OSError) as error:
+        raise DataError(
+            f"{'; '.join(problems)}, and downloading MNIST with torchvision failed: {error}. "
+            f"Without internet access, set {SOURCE_ENV} to a folder that contains the four "
+            "original .gz files and run `make data`."
+        ) from error
 
 
 def fetch_mnist(root: Path | None = None, source: Path | str | None = None) -> Path:
@@ -165,7 +207,7 @@ def fetch_mnist(root: Path | None = None, source: Path | str | None = None) -> P
 
     if source:
         _copy_from_source(Path(source), folder)
-    elif not all((folder / f).is_file() for f in MNIST_MD5):
+    elif not all((folder / f).is_file() and md5sum(folder / f) == md5 for f, md5 in MNIST_MD5.items()):
         _download(root)
 
     verify_mnist(root)
@@ -264,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = fetch_mnist(args.root)
     except DataError as error:
         raise SystemExit(f"error: {error}") from None
-    print(f"MNIST ready in {folder}: four files verified against their MD5 sums")
+    print(f"MNIST ready in {folder}: the four .gz files and their extracted files match their MD5 sums")
 
 
 if __name__ == "__main__":

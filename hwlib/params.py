@@ -113,7 +113,7 @@ def string() -> Callable[[str, Any], str]:
 
 def integer_list(low: int = 0, min_length: int = 1) -> Callable[[str, Any], list[int]]:
     """Return a checker for a list of at least `min_length` integers, each >= low."""
-    expected = f"a list of at least {min_length} integers >= {low}"
+    expected = f"a list of at least {min_length} integer{'s' if min_length > 1 else ''}, each >= {low}"
 
     def check(name: str, value: Any) -> list[int]:
         if not isinstance(value, (list, tuple)) or len(value) < min_length:
@@ -126,7 +126,7 @@ def integer_list(low: int = 0, min_length: int = 1) -> Callable[[str, Any], list
 
 def number_list(low: float, min_length: int = 1) -> Callable[[str, Any], list[float]]:
     """Return a checker for a list of at least `min_length` numbers, each > low."""
-    expected = f"a list of at least {min_length} numbers > {low:g}"
+    expected = f"a list of at least {min_length} number{'s' if min_length > 1 else ''}, each > {low:g}"
 
     def check(name: str, value: Any) -> list[float]:
         if not isinstance(value, (list, tuple)) or len(value) < min_length:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hwlib.data import REPO_ROOT
-from hwlib.results import BUILD_ROOT, EXPERIMENT_IDS
+from hwlib.results import EXPERIMENT_IDS, build_root as default_build_root
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,15 @@ code { font-size: 0.88em; background: #f6f8fa; padding: 0.1em 0.3em; border-radi
 """
 
 
-def load_all_results(build_root: Path = BUILD_ROOT) -> dict[str, dict[str, dict[str, Any]]]:
+def load_all_results(build_root: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Return {profile: {experiment id: results}} for every results file under build_root.
+
+    build_root defaults to $HW1_BUILD_DIR, else build/.
 
     A file that is not valid JSON is returned as a failed run whose error names the file.
     """
     found: dict[str, dict[str, dict[str, Any]]] = {}
+    build_root = build_root or default_build_root()
     for path in sorted(build_root.glob("*/results/*.json")):
         profile, exp_id = path.parent.parent.name, path.stem
         if exp_id not in EXPERIMENT_IDS:
@@ -117,7 +120,10 @@ def run_command(exp_id: str, profile: str) -> str:
     """Return the command that runs experiment `exp_id` under `profile`."""
     if profile in PROFILE_ORDER:
         return f"make report PROFILE={profile}"
-    return f"papermill -p profile {profile} notebooks/{notebook_of(exp_id)}.ipynb OUTPUT.ipynb"
+    notebook = notebook_of(exp_id)
+    return (f"mkdir -p build/{profile} && .venv/bin/papermill --kernel hw1-lab --cwd notebooks "
+            f"-f params/{notebook}/quick.yaml -p profile {profile} notebooks/{notebook}.ipynb "
+            f"build/{profile}/{notebook}.ipynb")
 
 
 def verdict_class(verdict: str) -> str:
@@ -318,7 +324,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp.name, path)
 
 
-def build_index(build_root: Path = BUILD_ROOT, report_root: Path = REPORT_ROOT) -> Path:
+def build_index(build_root: Path | None = None, report_root: Path = REPORT_ROOT) -> Path:
     """Write report_root/index.html from the results files under build_root."""
     built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = render_index(load_all_results(build_root), report_root, built)

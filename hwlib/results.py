@@ -44,9 +44,14 @@ REQUIRED_FIELDS = (
 )
 
 
+def build_root() -> Path:
+    """Return the folder of all profiles' builds: $HW1_BUILD_DIR when set, else build/."""
+    return Path(os.environ.get(BUILD_DIR_ENV) or BUILD_ROOT)
+
+
 def build_dir(profile: str) -> Path:
     """Return build/<profile>/ (or $HW1_BUILD_DIR/<profile>/), where results and caches go."""
-    return Path(os.environ.get(BUILD_DIR_ENV) or BUILD_ROOT) / profile
+    return build_root() / profile
 
 
 def results_dir(profile: str, override: str | Path | None = None) -> Path:
@@ -223,6 +228,10 @@ def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[
     started = time.perf_counter()
     try:
         yield run
+    except KeyboardInterrupt:
+        # an interrupted run says nothing about the experiment: keep the last results file
+        log.warning("%s interrupted; %s was left as it was", exp_id, run.path)
+        raise
     except BaseException as error:
         run.status, run.error = "failed", f"{type(error).__name__}: {error}"
         run.wall_time_s = time.perf_counter() - started

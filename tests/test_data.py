@@ -171,5 +171,48 @@ def test_make_data_reports_corrupt_file(mnist_root, tmp_path):
                           cwd=data.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert f"error: MNIST file {victim} is corrupt: expected MD5" in done.stderr
+    assert "downloading MNIST with torchvision failed" in done.stderr
     assert "MNIST_SOURCE" in done.stderr
     assert not (folder / ".verified").exists()
+
+
+def test_corrupt_extracted_file_is_redone(mnist_root, tmp_path):
+    folder = _copy_raw(mnist_root, tmp_path)
+    data.fetch_mnist(tmp_path)
+    extracted = folder / "train-labels-idx1-ubyte"
+    content = bytearray(extracted.read_bytes())
+    content[0:4] = b"\x00\x00\x00\x00"
+    content[100] ^= 0xFF
+    extracted.write_bytes(bytes(content))
+
+    data.fetch_mnist(tmp_path)
+    assert data.md5sum(extracted) == data.EXTRACTED_MD5[extracted.name]
+
+
+def test_extracted_md5_matches_real_files(mnist_root):
+    for filename, expected in data.EXTRACTED_MD5.items():
+        assert data.md5sum(data.raw_dir(mnist_root) / filename) == expected
+
+
+def test_offline_download_names_mnist_source(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.delenv(data.SOURCE_ENV, raising=False)
+    monkeypatch.setattr(data, "MNIST", fail)
+    with pytest.raises(data.DataError, match="not found.*downloading MNIST with torchvision failed.*MNIST_SOURCE"):
+        data.fetch_mnist(tmp_path)
+
+
+def test_download_removes_stale_extracted_files(mnist_root, tmp_path, monkeypatch):
+    folder = _copy_raw(mnist_root, tmp_path)
+    data.fetch_mnist(tmp_path)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    seen = []
+    monkeypatch.delenv(data.SOURCE_ENV, raising=False)
+    monkeypatch.setattr(data, "MNIST", lambda *args, **kwargs: seen.append(sorted(p.name for p in folder.iterdir())))
+
+    with pytest.raises(data.DataError):
+        data.fetch_mnist(tmp_path)
+    assert "t10k-labels-idx1-ubyte" not in seen[0]
+    assert "train-images-idx3-ubyte" not in seen[0]

@@ -105,3 +105,24 @@ def test_unless_failed_replaces_call():
     assert len(calls) == 1
     assert rows(failed) == [{"status": "sensitivity failed: E"}]
     assert rows({"status": "ok"}) == [{"a": 1}]
+
+
+def test_interrupt_keeps_last_results(tmp_path):
+    with results.experiment("sim-fit", "custom", {}, [0], "cpu", tmp_path) as exp:
+        exp.summary["value"] = 1
+    with pytest.raises(KeyboardInterrupt):
+        with results.experiment("sim-fit", "custom", {}, [0], "cpu", tmp_path):
+            raise KeyboardInterrupt
+    saved = json.loads((tmp_path / "sim-fit.json").read_text())
+    assert saved["status"] == "ok"
+    assert saved["summary"] == {"value": 1}
+
+
+def test_build_root_follows_env(tmp_path, monkeypatch):
+    from hwlib import report
+
+    monkeypatch.setenv(results.BUILD_DIR_ENV, str(tmp_path))
+    with results.experiment("sim-fit", "custom", {}, [0], "cpu") as exp:
+        exp.summary["headline"] = results.headline("q", "r", None, "reproduced")
+    assert (tmp_path / "custom" / "results" / "sim-fit.json").is_file()
+    assert list(report.load_all_results()) == ["custom"]

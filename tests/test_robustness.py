@@ -299,3 +299,10 @@ def test_make_report_runs_doctor_first():
     papermill_lines = [i for i, line in enumerate(lines) if "bin/papermill" in line]
     assert len(papermill_lines) == len(NOTEBOOK_PATHS)
     assert doctor_line < min(papermill_lines)
+
+
+def test_make_rejects_unknown_profile():
+    done = subprocess.run(["make", "-n", "report", "PROFILE=quik"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "unknown PROFILE 'quik'; expected one of: full quick" in done.stderr
