@@ -46,6 +46,10 @@ help:
 	@echo "make bench                                    run the benchmarks (docs/BENCHMARKS.md)"
 	@echo "make pdf [PROFILE=quick|full]                 print the report into report/hw1-report-PROFILE.pdf"
 	@echo "make clean                                    remove build/ and report/ outputs"
+	@echo
+	@echo "Environment: MNIST_SOURCE=<folder with the four .gz files> for offline data;"
+	@echo "NB_THREADS=<n> sets torch threads per notebook; PAPERMILL_ARGS='-p name value'"
+	@echo "passes overrides to every notebook; DATA_ROOT is used by the tests only (notebooks read data/)."
 
 venv: $(INSTALLED)
 

@@ -172,9 +172,11 @@ def _make_command(nb_dir: Path) -> list[str]:
 def _kill_tree(process: subprocess.Popen) -> None:
     """Kill `process` and every process it started (the kernel runs in its own session)."""
     parent = psutil.Process(process.pid)
-    for child in parent.children(recursive=True):
-        child.kill()
-    parent.kill()
+    for victim in [*parent.children(recursive=True), parent]:
+        try:
+            victim.kill()
+        except psutil.NoSuchProcess:
+            pass  # it exited between the listing and the kill
     process.wait(timeout=30)
 
 
