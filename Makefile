@@ -36,7 +36,6 @@ NBCONVERT_FLAGS := --to html --embed-images --no-prompt $(if $(filter 1,$(SHOW_C
 
 .PHONY: report test data venv lab bench pdf pdf-tools clean help doctor
 .DELETE_ON_ERROR:
-.SECONDARY:
 
 help:
 	@echo "make report [PROFILE=quick|full] [SHOW_CODE=1]  execute the notebooks and render report/"
@@ -79,23 +78,24 @@ doctor: | $(INSTALLED)
 report/index.html: $(PAGES) $(HWLIB)
 	$(PY) -m hwlib.report
 
-# papermill saves the notebook after every cell, so it writes to a partial
-# file that is renamed only when the whole notebook ran
-$(BUILD)/%.ipynb: notebooks/%.ipynb params/%/$(PROFILE).yaml $(HWLIB) | $(INSTALLED) $(MNIST) doctor
+# static pattern rules, so executed notebooks and pages are explicit targets: make
+# keeps them and rebuilds one that is missing. papermill saves the notebook after
+# every cell, so it writes to a partial file that is renamed only when the whole
+# notebook ran
+$(EXECUTED): $(BUILD)/%.ipynb: notebooks/%.ipynb params/%/$(PROFILE).yaml $(HWLIB) | $(INSTALLED) $(MNIST) doctor
 	@mkdir -p $(BUILD)
 	$(NB_ENV) $(VENV)/bin/papermill --kernel $(KERNEL) --cwd notebooks --log-output \
 		-f params/$*/$(PROFILE).yaml $(PAPERMILL_ARGS) $< $(BUILD)/$*.partial.ipynb
 	mv $(BUILD)/$*.partial.ipynb $@
 
-# the stamp holds the SHOW_CODE of the last render and is rewritten when it changes,
-# so the pages are rendered again; a stamp made by a rule would not work, because
-# `.SECONDARY:` makes make skip a missing stamp while the pages are newer
+# the stamp contains the SHOW_CODE of the last render and is rewritten when it
+# changes, so the pages are rendered again
 SHOW_CODE_STAMP := $(REPORT)/.show-code
 ifneq ($(SHOW_CODE),$(shell cat $(SHOW_CODE_STAMP) 2>/dev/null))
 $(shell mkdir -p $(REPORT) && echo $(SHOW_CODE) > $(SHOW_CODE_STAMP) && rm -f $(REPORT)/.show-code-*)
 endif
 
-$(REPORT)/%.html: $(BUILD)/%.ipynb $(SHOW_CODE_STAMP) | doctor
+$(PAGES): $(REPORT)/%.html: $(BUILD)/%.ipynb $(SHOW_CODE_STAMP) | doctor
 	$(VENV)/bin/jupyter nbconvert $(NBCONVERT_FLAGS) --output-dir $(REPORT) $<
 
 # headless Chromium prints each page and pdfunite (poppler-utils) merges them;
