@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import joblib
 
-from hwlib import data
+from hwlib import data, results
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,11 @@ def _call(fn: Callable[..., T], kwargs: dict[str, Any], code: str, data_key: str
 @functools.lru_cache(maxsize=8)
 def _memory(cache_dir: str) -> joblib.Memory:
     return joblib.Memory(cache_dir, verbose=0)
+
+
+def cache_dir(p: types.SimpleNamespace) -> str | None:
+    """Return the run cache folder for validated notebook parameters `p`, or None when caching is off."""
+    return str(results.build_dir(p.profile) / "cache") if p.cache else None
 
 
 def cached_call(cache_dir: str | Path | None, fn: Callable[..., T], /, **kwargs: Any) -> T:

@@ -195,7 +195,7 @@ def fetch_mnist(root: Path | None = None, source: Path | str | None = None) -> P
     """Put the four MNIST .gz files under `root`, verify them and extract them.
 
     Files come from `source` (or the MNIST_SOURCE environment variable), a
-    folder that holds the .gz files; without one, torchvision downloads them.
+    folder that contains the .gz files; without one, torchvision downloads them.
     Every file is written to a temporary name and renamed, so an interrupted
     fetch never leaves a partial file under its final name.
     Returns the raw folder.
@@ -252,6 +252,14 @@ def load_mnist(train: bool, device: torch.device | str = "cpu", root: Path | Non
     _extract_missing(raw_dir(root))
     split = _load_split_cpu(str(root), train)
     return Split(split.x.to(device), split.y.to(device))
+
+
+def mnist_splits(train_size: int | None, test_size: int | None, seed: int,
+                 device: torch.device | str = "cpu") -> tuple[Split, Split]:
+    """Return seeded subsets of the MNIST training and test sets on `device` (None: all)."""
+    train_split = load_mnist(True, device).subset(train_size, seed)
+    test_split = load_mnist(False, device).subset(test_size, seed)
+    return train_split, test_split
 
 
 def mnist_checksum(root: Path | None = None) -> str:

@@ -184,7 +184,7 @@ def _keep(kept: list[torch.Tensor], ensemble: MLPEnsemble, mask: torch.Tensor) -
         k.copy_(torch.where(mask.view(shape), p, k))
 
 
-# checks of the hessian code on known answers
+# checks of the Hessian code against known results
 class Quadratic(nn.Module):
     """f(theta) = 1/2 theta^T A theta, whose Hessian is A; forward ignores its input."""
 

@@ -31,11 +31,6 @@ REFERENCE = {
 }
 
 
-def cache_dir(p: types.SimpleNamespace) -> str | None:
-    """Return the run cache folder for validated parameters `p`, or None when caching is off."""
-    return str(results.build_dir(p.profile) / "cache") if p.cache else None
-
-
 def train_sim_runs(model_name: str, function: str, seeds: list[int], epochs: int, lr: float,
                    weight_decay: float, device: str) -> dict[str, Any]:
     """Train one simulated-function model per seed, full batch on MSE, as one ensemble.
@@ -75,7 +70,7 @@ def run_sim_fit(p: types.SimpleNamespace, device: torch.device) -> dict[str, Any
             split = data.simulated(function)
             exp.summary["targets"][function] = {"x": split.x.squeeze(1), "y": split.y.squeeze(1)}
             for name in SIM_MODELS:
-                runs = cache.cached_call(cache_dir(p), train_sim_runs, model_name=name, function=function,
+                runs = cache.cached_call(cache.cache_dir(p), train_sim_runs, model_name=name, function=function,
                                          seeds=p.sim_seeds, epochs=p.sim_epochs, lr=lr,
                                          weight_decay=p.sim_weight_decay, device=str(device))
                 model = exp.models.setdefault(name, {"n_params": count_parameters(build_model(name))})
@@ -137,8 +132,7 @@ def train_mnist_run(model_name: str, seed: int, epochs: int, lr: float, weight_d
                     device: str) -> dict[str, Any]:
     """Train one MNIST classifier; return its per-epoch history and final metrics."""
     train.seed_everything(seed)
-    train_split = data.load_mnist(True, device).subset(train_size, seed)
-    test_split = data.load_mnist(False, device).subset(test_size, seed)
+    train_split, test_split = data.mnist_splits(train_size, test_size, seed, device)
     model = build_model(model_name).to(device)
     history = train.fit(model, train_split, test_split, epochs=epochs, lr=lr, batch_size=batch_size,
                         weight_decay=weight_decay, seed=seed, name=model_name)
@@ -162,7 +156,7 @@ def run_mnist_fit(p: types.SimpleNamespace, device: torch.device) -> dict[str, A
         for cfg in groups.values():
             for name in cfg["models"]:
                 run = cache.cached_call(
-                    cache_dir(p), train_mnist_run, model_name=name, seed=p.mnist_seed,
+                    cache.cache_dir(p), train_mnist_run, model_name=name, seed=p.mnist_seed,
                     epochs=cfg["epochs"], lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                     batch_size=p.batch_size, train_size=p.mnist_train_size,
                     test_size=p.mnist_test_size, device=str(device))

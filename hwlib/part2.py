@@ -22,11 +22,6 @@ RATIO_MODEL = "sim-1"
 SPIKE_MATCH_STEPS = 10
 
 
-def cache_dir(p: types.SimpleNamespace) -> str | None:
-    """Return the run cache folder for validated parameters `p`, or None when caching is off."""
-    return str(results.build_dir(p.profile) / "cache") if p.cache else None
-
-
 # 2.1 pca-path
 def train_pca_runs(seeds: list[int], epochs: int, lr: float, batch_size: int, snapshot_every: int,
                    train_size: int | None, test_size: int | None, device: str) -> dict[str, Any]:
@@ -35,8 +30,7 @@ def train_pca_runs(seeds: list[int], epochs: int, lr: float, batch_size: int, sn
     whole [runs, snapshots, 41090] and layer1 [runs, snapshots, 39250] hold the
     parameters at each snapshot epoch; test_acc [runs, snapshots] goes with them.
     """
-    train_split = data.load_mnist(True, device).subset(train_size, seeds[0])
-    test_split = data.load_mnist(False, device).subset(test_size, seeds[0])
+    train_split, test_split = data.mnist_splits(train_size, test_size, seeds[0], device)
     model = ensemble.build_ensemble(PCA_MODEL, seeds, device)
     epochs_kept = optimization.snapshot_epochs(epochs, snapshot_every)
     snaps: dict[str, list] = {"whole": [], "layer1": [], "test_acc": []}
@@ -63,7 +57,7 @@ def run_pca_path(p: types.SimpleNamespace, device: torch.device) -> dict[str, An
     with results.experiment("pca-path", p.profile, settings, p.pca_seeds, str(device),
                             p.results_dir or None) as exp:
         runs = cache.cached_call(
-            cache_dir(p), train_pca_runs, seeds=p.pca_seeds, epochs=p.pca_epochs, lr=p.pca_lr,
+            cache.cache_dir(p), train_pca_runs, seeds=p.pca_seeds, epochs=p.pca_epochs, lr=p.pca_lr,
             batch_size=p.pca_batch_size, snapshot_every=p.pca_snapshot_every,
             train_size=p.pca_train_size, test_size=p.pca_test_size, device=str(device))
         exp.models[PCA_MODEL] = {"n_params": count_parameters(build_model(PCA_MODEL)),
@@ -163,10 +157,10 @@ def run_grad_norm(p: types.SimpleNamespace, device: torch.device) -> dict[str, A
     with results.experiment("grad-norm", p.profile, settings, [p.gradnorm_seed], str(device),
                             p.results_dir or None) as exp:
         exp.models["gradnorm-mlp"] = cache.cached_call(
-            cache_dir(p), train_gradnorm_mlp_run, seed=p.gradnorm_seed, epochs=p.gradnorm_mlp_epochs,
+            cache.cache_dir(p), train_gradnorm_mlp_run, seed=p.gradnorm_seed, epochs=p.gradnorm_mlp_epochs,
             lr=p.gradnorm_mlp_lr, device=str(device))
         exp.models["gradnorm-cnn"] = cache.cached_call(
-            cache_dir(p), train_gradnorm_cnn_run, seed=p.gradnorm_seed, epochs=p.gradnorm_cnn_epochs,
+            cache.cache_dir(p), train_gradnorm_cnn_run, seed=p.gradnorm_seed, epochs=p.gradnorm_cnn_epochs,
             lr=p.gradnorm_cnn_lr, batch_size=p.gradnorm_batch_size,
             train_size=p.gradnorm_train_size, device=str(device))
         for name, model in exp.models.items():
@@ -228,7 +222,7 @@ def run_minimal_ratio(p: types.SimpleNamespace, device: torch.device) -> dict[st
     with results.experiment("minimal-ratio", p.profile, settings, seeds, str(device),
                             p.results_dir or None) as exp:
         runs = cache.cached_call(
-            cache_dir(p), train_minimal_ratio_runs, seeds=seeds, epochs=p.ratio_epochs,
+            cache.cache_dir(p), train_minimal_ratio_runs, seeds=seeds, epochs=p.ratio_epochs,
             lr=p.ratio_lr, grad_lr=p.ratio_grad_lr, grad_tol=p.ratio_grad_tol,
             max_steps=p.ratio_max_steps, device=str(device))
         runs["minimal_ratio"] = [optimization.minimal_ratio(ev, p.eigenvalue_tol) for ev in runs["eigenvalues"]]

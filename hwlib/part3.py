@@ -22,19 +22,6 @@ FLAT_MODEL = "flat-cnn"
 SENSITIVITY_MODEL = "sensitivity-cnn"
 
 
-def cache_dir(p: types.SimpleNamespace) -> str | None:
-    """Return the run cache folder for validated parameters `p`, or None when caching is off."""
-    return str(results.build_dir(p.profile) / "cache") if p.cache else None
-
-
-def mnist_splits(train_size: int | None, test_size: int | None, seed: int,
-                 device: str) -> tuple[data.Split, data.Split]:
-    """Return seeded subsets of the MNIST training and test sets on `device` (None: all)."""
-    train_split = data.load_mnist(True, device).subset(train_size, seed)
-    test_split = data.load_mnist(False, device).subset(test_size, seed)
-    return train_split, test_split
-
-
 def final_metrics(history: dict[str, list]) -> dict[str, float]:
     """Return the last evaluated train/test loss and accuracy of a `train.fit` history."""
     return {key: history[key][-1] for key in ("train_loss", "train_acc", "test_loss", "test_acc")}
@@ -96,7 +83,7 @@ def train_random_labels_run(seed: int, epochs: int, lr: float, batch_size: int,
                             device: str) -> dict[str, Any]:
     """Train random-labels-mlp on permuted training labels; return its per-epoch history."""
     train.seed_everything(seed)
-    train_split, test_split = mnist_splits(train_size, test_size, seed, device)
+    train_split, test_split = data.mnist_splits(train_size, test_size, seed, device)
     permuted = data.Split(train_split.x, data.random_labels(train_split.y, seed))
     model = build_model("random-labels-mlp").to(device)
     history = train.fit(model, permuted, test_split, epochs=epochs, lr=lr, batch_size=batch_size,
@@ -125,12 +112,12 @@ def run_random_labels(p: types.SimpleNamespace, device: torch.device) -> dict[st
     with results.experiment("random-labels", p.profile, settings, [p.seed], str(device),
                             p.results_dir or None) as exp:
         run = cache.cached_call(
-            cache_dir(p), train_random_labels_run, seed=p.seed, epochs=p.random_epochs,
+            cache.cache_dir(p), train_random_labels_run, seed=p.seed, epochs=p.random_epochs,
             lr=p.random_lr, batch_size=p.random_batch_size, train_size=p.random_train_size,
             test_size=p.random_test_size, device=str(device))
         exp.models["random-labels-mlp"] = {
             "n_params": count_parameters(build_model("random-labels-mlp")), **run}
-        labels = mnist_splits(p.random_train_size, None, p.seed, "cpu")[0].y
+        labels = data.mnist_splits(p.random_train_size, None, p.seed, "cpu")[0].y
         exp.summary["label_histograms"] = label_histograms(labels, p.seed)
         exp.summary["memorized_epoch"] = first_epoch_above(run["history"], "train_acc", p.memorized_acc)
         exp.summary["headline"] = random_labels_headline(run, exp.summary["memorized_epoch"],
@@ -184,7 +171,7 @@ def train_param_count_run(model_name: str, seed: int, epochs: int, lr: float, ba
                           device: str) -> dict[str, float]:
     """Train one param-cnn model; return its final train/test loss and accuracy."""
     train.seed_everything(seed)
-    train_split, test_split = mnist_splits(train_size, test_size, seed, device)
+    train_split, test_split = data.mnist_splits(train_size, test_size, seed, device)
     model = build_model(model_name).to(device)
     history = train.fit(model, train_split, test_split, epochs=epochs, lr=lr,
                         batch_size=batch_size, seed=seed, name=model_name, eval_every=epochs)
@@ -212,7 +199,7 @@ def run_param_count(p: types.SimpleNamespace, device: torch.device) -> dict[str,
                             p.results_dir or None) as exp:
         for name in names:
             final = cache.cached_call(
-                cache_dir(p), train_param_count_run, model_name=name, seed=p.seed,
+                cache.cache_dir(p), train_param_count_run, model_name=name, seed=p.seed,
                 epochs=p.param_epochs, lr=p.param_lr, batch_size=p.param_batch_size,
                 train_size=p.param_train_size, test_size=p.param_test_size, device=str(device))
             gap = final["test_loss"] - final["train_loss"]
@@ -318,7 +305,7 @@ def endpoint_check(state1: dict, state2: dict, curve: dict[str, list[float]],
 def interpolate_pair(p: types.SimpleNamespace, settings: tuple[dict, dict],
                      splits: dict[str, data.Split], device: torch.device) -> dict[str, Any]:
     """Train the two models of a pair and evaluate the straight line between them."""
-    runs = [cache.cached_call(cache_dir(p), train_flat_run, seed=p.seed, epochs=p.flat_epochs,
+    runs = [cache.cached_call(cache.cache_dir(p), train_flat_run, seed=p.seed, epochs=p.flat_epochs,
                               train_size=p.flat_train_size, device=str(device), **s)
             for s in settings]
     alphas = flatness.alpha_grid(p.alpha_min, p.alpha_max, p.alpha_step)
@@ -454,7 +441,7 @@ def train_sensitivity_run(batch_size: int, seed: int, epochs: int, steps: int | 
     With `steps` set, training runs that many optimizer steps instead of `epochs` passes.
     """
     train.seed_everything(seed)
-    train_split, test_split = mnist_splits(train_size, test_size, seed, device)
+    train_split, test_split = data.mnist_splits(train_size, test_size, seed, device)
     model = build_model(SENSITIVITY_MODEL).to(device)
     if steps is None:
         history = train.fit(model, train_split, test_split, epochs=epochs, lr=lr,
@@ -474,7 +461,7 @@ def sensitivity_sweep(p: types.SimpleNamespace, device: torch.device,
     sweep: dict[str, list] = {"batch_size": list(p.sens_batch_sizes)}
     for batch_size in p.sens_batch_sizes:
         run = cache.cached_call(
-            cache_dir(p), train_sensitivity_run, batch_size=batch_size, seed=p.seed,
+            cache.cache_dir(p), train_sensitivity_run, batch_size=batch_size, seed=p.seed,
             epochs=p.sens_epochs, steps=steps, lr=p.sens_lr, train_size=p.sens_train_size,
             test_size=p.sens_test_size, device=str(device))
         for key, value in run.items():

@@ -229,7 +229,7 @@ def experiment(exp_id: str, profile: str, settings: dict[str, Any], seeds: list[
     try:
         yield run
     except KeyboardInterrupt:
-        # an interrupted run says nothing about the experiment: keep the last results file
+        # an interrupted run is no result of the experiment, so the last results file stays
         log.warning("%s interrupted; %s was left as it was", exp_id, run.path)
         raise
     except BaseException as error:

@@ -83,7 +83,8 @@ def test_dependencies_part1():
     names = cache.dependencies("hwlib.part1")
 
     assert {"hwlib.part1", "hwlib.train", "hwlib.data", "hwlib.models"} <= set(names)
-    assert "hwlib.plots" not in names and "hwlib.notebook" not in names
+    assert "hwlib.plots" not in names
+    assert "hwlib.notebook" not in names
 
 
 def load_module(name: str, path, source: str):

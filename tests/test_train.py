@@ -46,7 +46,8 @@ def test_fit_regression_history():
     history = train.fit(model, split, epochs=50, lr=1e-2, task="regression")
 
     assert history["epoch"] == list(range(1, 51))
-    assert len(history["train_loss"]) == 50 and history["steps"] == 50
+    assert len(history["train_loss"]) == 50
+    assert history["steps"] == 50
     assert history["train_loss"][-1] < history["train_loss"][0]
 
 
@@ -72,7 +73,8 @@ def test_evaluate_no_grad(mnist_small):
     metrics = train.evaluate(model, mnist_small[1])
 
     assert model.training
-    assert set(metrics) == {"loss", "acc"} and 0 <= metrics["acc"] <= 1
+    assert set(metrics) == {"loss", "acc"}
+    assert 0 <= metrics["acc"] <= 1
     assert all(p.grad is None for p in model.parameters())
 
 
